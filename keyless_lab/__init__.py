@@ -1,0 +1,1 @@
+"""Go Keyless lab."""
