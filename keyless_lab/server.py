@@ -1,0 +1,102 @@
+"""One HTTPS server on 127.0.0.1 carrying every surface of the lab, run by uvicorn in a thread.
+
+Unknown paths, bad methods and unexpected failures all get Azure-shaped JSON, never a trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from . import errors, identity_endpoint, openai_api
+from .errors import AzureError
+from .state import LabState
+from .tls import TlsFiles
+from .web import error_response
+
+log = logging.getLogger("keyless_lab")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status == 404:
+        return error_response(errors.resource_not_found())
+    if status == 405:
+        return error_response(AzureError(405, {"error": {"code": "405", "message": "Method not allowed"}}))
+    return error_response(errors.server_error())
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # Logged by type only: an exception's text could carry a header or a token.
+    log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    return error_response(errors.server_error())
+
+
+def build_app(state: LabState) -> Starlette:
+    routes = [*openai_api.routes, *identity_endpoint.routes]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error, Exception: _unexpected},
+    )
+    app.state.lab = state
+    return app
+
+
+def bind(port: int = 0) -> socket.socket:
+    """A listening socket on loopback only; port 0 picks a free one."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as err:
+        sock.close()
+        raise OSError(
+            f"Port {port} on 127.0.0.1 is already in use — choose another or use 0 for any free port"
+        ) from err
+    sock.listen(128)
+    return sock
+
+
+class ServerThread:
+    """uvicorn serving ``app`` over TLS on ``sock`` in a daemon thread."""
+
+    def __init__(self, app: Starlette, sock: socket.socket, tls: TlsFiles) -> None:
+        config = uvicorn.Config(
+            app,
+            ssl_certfile=str(tls.server_cert),
+            ssl_keyfile=str(tls.server_key),
+            log_level="warning",
+            access_log=False,  # request lines carry no secrets, but the audit log is the record
+            lifespan="off",
+            timeout_keep_alive=30,
+            h11_max_incomplete_event_size=32_768,
+        )
+        self._server = uvicorn.Server(config)
+        self._sock = sock
+        self._thread = threading.Thread(target=self._run, name="keyless-lab", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.run(self._server.serve(sockets=[self._sock]))
+
+    def start(self, timeout: float = 10.0) -> None:
+        self._thread.start()
+        deadline = threading.Event()
+        for _ in range(int(timeout / 0.005)):
+            if self._server.started or not self._thread.is_alive():
+                break
+            deadline.wait(0.005)
+        if not self._server.started:
+            raise RuntimeError("The lab's server did not start; see the log above for the cause.")
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=5)
+        self._sock.close()
