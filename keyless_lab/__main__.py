@@ -18,9 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="run a lab until Ctrl+C")
     serve.add_argument("--preset", choices=PRESETS, default="fresh")
     serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
-    serve.add_argument(
-        "--host", metavar="NAME", help="also print the environment of a host (chat-app, chat-aca)"
-    )
+    serve.add_argument("--host", metavar="NAME", help="also print the environment of a host (chat-app, chat-aca)")
     args = parser.parse_args(argv)
 
     try:

@@ -32,9 +32,7 @@ class AuditLog:
         self._entries: list[AuditEntry] = []
         self._lock = threading.Lock()
 
-    def record(
-        self, surface: str, caller: str, caller_id: str | None, operation: str, status: int
-    ) -> AuditEntry:
+    def record(self, surface: str, caller: str, caller_id: str | None, operation: str, status: int) -> AuditEntry:
         entry = AuditEntry(time.time(), surface, caller, caller_id, operation, status)
         with self._lock:
             self._entries.append(entry)

@@ -75,9 +75,7 @@ class Directory:
 
     @property
     def account_scope(self) -> str:
-        return (
-            f"{self.resource_group_scope}/providers/Microsoft.CognitiveServices/accounts/{self.account_name}"
-        )
+        return f"{self.resource_group_scope}/providers/Microsoft.CognitiveServices/accounts/{self.account_name}"
 
     @property
     def learner(self) -> Principal:

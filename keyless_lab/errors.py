@@ -162,8 +162,7 @@ def identity_not_found() -> AzureError:
         {
             "statusCode": 400,
             "message": (
-                "No User Assigned or Delegated Managed Identity found for specified "
-                "ClientId/ResourceId/PrincipalId."
+                "No User Assigned or Delegated Managed Identity found for specified ClientId/ResourceId/PrincipalId."
             ),
         },
     )

@@ -84,9 +84,7 @@ class Faults:
         self._queue: list[Fault] = []
         self._lock = threading.Lock()
 
-    def inject(
-        self, surface: str, status: int, count: int = 1, *, retry_after: int = 1, delay: float = 0.0
-    ) -> None:
+    def inject(self, surface: str, status: int, count: int = 1, *, retry_after: int = 1, delay: float = 0.0) -> None:
         if surface not in {"openai", "identity", "arm", "entra"}:
             raise ValueError(f"unknown surface {surface!r}")
         if count < 1:

@@ -17,17 +17,11 @@ from .web import audited, lab_state, set_caller
 API_VERSION = "2019-08-01"
 
 
-def _select(
-    host_identities: tuple[Principal, ...], system: Principal | None, query: dict[str, str]
-) -> Principal:
+def _select(host_identities: tuple[Principal, ...], system: Principal | None, query: dict[str, str]) -> Principal:
     """Pick the identity the request names, or the system-assigned one when it names none."""
-    wanted = {
-        k: v.lower() for k, v in query.items() if k in ("client_id", "principal_id", "object_id", "mi_res_id")
-    }
+    wanted = {k: v.lower() for k, v in query.items() if k in ("client_id", "principal_id", "object_id", "mi_res_id")}
     if len(wanted) > 1:
-        raise errors.identity_bad_request(
-            "Only one of client_id, principal_id, object_id or mi_res_id may be given."
-        )
+        raise errors.identity_bad_request("Only one of client_id, principal_id, object_id or mi_res_id may be given.")
     if not wanted:
         if system is None:
             raise errors.identity_ambiguous()
@@ -91,9 +85,7 @@ async def imds_token(request: Request) -> Response:
     In lab mode ``AZURE_POD_IDENTITY_AUTHORITY_HOST`` points the SDKs' IMDS lookup here, so that
     ``DefaultAzureCredential`` never sends its probe to 169.254.169.254 from a laptop or CI.
     """
-    return JSONResponse(
-        {"error": "invalid_request", "error_description": "Identity not found"}, status_code=400
-    )
+    return JSONResponse({"error": "invalid_request", "error_description": "Identity not found"}, status_code=400)
 
 
 routes.append(Route("/metadata/identity/oauth2/token", imds_token, methods=["GET"]))

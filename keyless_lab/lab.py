@@ -195,18 +195,14 @@ class Lab:
         """Make every new token live ``seconds`` (``None``: Azure's usual lifetimes)."""
         self.state.issuer.set_lifetime(seconds)
 
-    def faults(
-        self, surface: str, status: int, count: int = 1, *, retry_after: int = 1, delay: float = 0.0
-    ) -> None:
+    def faults(self, surface: str, status: int, count: int = 1, *, retry_after: int = 1, delay: float = 0.0) -> None:
         """Answer the next ``count`` requests to ``surface`` with ``status`` (after ``delay`` s)."""
         self.state.faults.inject(surface, status, count, retry_after=retry_after, delay=delay)
 
     def clear_faults(self) -> None:
         self.state.faults.clear()
 
-    def rate_limit(
-        self, deployment: str, requests_per_minute: int, tokens_per_minute: int = 1_000_000
-    ) -> None:
+    def rate_limit(self, deployment: str, requests_per_minute: int, tokens_per_minute: int = 1_000_000) -> None:
         """Set a deployment's quota, as its TPM/RPM setting does on Azure."""
         if deployment not in self.state.account.deployments:
             raise KeyError(f"Unknown deployment {deployment!r}")
@@ -219,9 +215,7 @@ class Lab:
     def grant_openai_user(self, principal: str, scope: str | None = None) -> None:
         """Lab-internal shortcut for tests: give a principal (by key, e.g. ``"learner"``) the role."""
         p = self.state.directory.principals[principal]
-        self.state.grant(
-            p.object_id, OPENAI_USER, scope or self.state.directory.account_scope, p.principal_type
-        )
+        self.state.grant(p.object_id, OPENAI_USER, scope or self.state.directory.account_scope, p.principal_type)
 
     def principal(self, key: str) -> dict[str, Any]:
         """Public facts about a principal (ids and names, nothing secret)."""

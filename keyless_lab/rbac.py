@@ -36,9 +36,7 @@ class RoleDefinition:
     not_data_actions: tuple[str, ...]
 
     def permits(self, action: str, *, data: bool) -> bool:
-        allowed, denied = (
-            (self.data_actions, self.not_data_actions) if data else (self.actions, self.not_actions)
-        )
+        allowed, denied = (self.data_actions, self.not_data_actions) if data else (self.actions, self.not_actions)
         return _matches_any(action, allowed) and not _matches_any(action, denied)
 
 

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import errors, identity_endpoint, openai_api
+from . import admin_api, arm_api, entra, errors, identity_endpoint, openai_api
 from .errors import AzureError
 from .state import LabState
 from .tls import TlsFiles
@@ -41,7 +41,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def build_app(state: LabState) -> Starlette:
-    routes = [*openai_api.routes, *identity_endpoint.routes]
+    routes = [*openai_api.routes, *identity_endpoint.routes, *arm_api.routes, *entra.routes, *admin_api.routes]
     app = Starlette(
         routes=routes,
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},

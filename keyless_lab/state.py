@@ -45,9 +45,7 @@ class LabState:
     def grant(self, principal_id: str, role_id: str, scope: str, principal_type: str) -> RoleAssignment:
         """Assign a role the way the seed's Bicep names it: ``guid(sub, rg, principal, role)``."""
         d = self.directory
-        name = bicep_guid(
-            f"/subscriptions/{d.subscription_id}", d.resource_group_scope, principal_id, role_id
-        )
+        name = bicep_guid(f"/subscriptions/{d.subscription_id}", d.resource_group_scope, principal_id, role_id)
         return self.rbac.assign(RoleAssignment(name, scope, role_id, principal_id, principal_type))
 
     def apply_preset(self, preset: str) -> None:

@@ -73,9 +73,7 @@ class TokenIssuer:
     def __init__(self, directory: Directory) -> None:
         self._directory = directory
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        public_der_digest = hashlib.sha256(
-            self._key.public_key().public_numbers().n.to_bytes(256, "big")
-        ).digest()
+        public_der_digest = hashlib.sha256(self._key.public_key().public_numbers().n.to_bytes(256, "big")).digest()
         self.kid = _b64url(public_der_digest[:20])
         self._public_jwk: dict[str, Any] = RSAAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
         self._lifetime: int | None = None
