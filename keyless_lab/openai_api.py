@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
 import hashlib
 import json
 import random
@@ -44,6 +45,13 @@ def _check_api_version(request: Request) -> str:
     version = request.query_params.get("api-version", "")
     if not _API_VERSION.match(version) or version[:10] < OLDEST_API_VERSION:
         raise errors.resource_not_found()
+    # A version is a release date: one that is no calendar date, or lies ahead, names nothing.
+    try:
+        released = datetime.date.fromisoformat(version[:10])
+    except ValueError:
+        raise errors.resource_not_found() from None
+    if released > datetime.datetime.now(datetime.timezone.utc).date():
+        raise errors.resource_not_found()
     return version
 
 
@@ -52,10 +60,11 @@ def authenticate(request: Request, state: LabState) -> tuple[str, str | None]:
     key = request.headers.get("api-key")
     authorization = request.headers.get("authorization")
     if key is not None:
+        key_name = state.account.key_name_for(key)
+        set_caller(request, key_name or "unknown key")
         # Once local auth is off, Azure refuses every key, right or wrong.
         if state.account.disable_local_auth:
             raise errors.key_auth_disabled()
-        key_name = state.account.key_name_for(key)
         if key_name is None:
             raise errors.wrong_key()
         return key_name, None

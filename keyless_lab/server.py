@@ -13,14 +13,16 @@ import threading
 import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import admin_api, arm_api, entra, errors, identity_endpoint, openai_api
 from .errors import AzureError
 from .state import LabState
 from .tls import TlsFiles
-from .web import error_response
+from .web import MAX_HEADER_BYTES, error_response
 
 log = logging.getLogger("keyless_lab")
 
@@ -40,10 +42,28 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(errors.server_error())
 
 
+class HeaderLimit:
+    """Refuse a header block over :data:`MAX_HEADER_BYTES` with 431.
+
+    uvicorn bounds only a header block that arrives in pieces; one that arrives whole would pass,
+    so the bound is checked here too, the same for every request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and sum(len(k) + len(v) for k, v in scope["headers"]) > MAX_HEADER_BYTES:
+            await error_response(errors.headers_too_large(MAX_HEADER_BYTES))(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def build_app(state: LabState) -> Starlette:
     routes = [*openai_api.routes, *identity_endpoint.routes, *arm_api.routes, *entra.routes, *admin_api.routes]
     app = Starlette(
         routes=routes,
+        middleware=[Middleware(HeaderLimit)],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
     )
     app.state.lab = state
@@ -77,6 +97,7 @@ class ServerThread:
             access_log=False,  # request lines carry no secrets, but the audit log is the record
             lifespan="off",
             timeout_keep_alive=30,
+            timeout_graceful_shutdown=1,
             h11_max_incomplete_event_size=32_768,
         )
         self._server = uvicorn.Server(config)
@@ -97,6 +118,8 @@ class ServerThread:
             raise RuntimeError("The lab's server did not start; see the log above for the cause.")
 
     def stop(self) -> None:
+        # Idle keep-alive connections of long-lived clients must not hold the shutdown.
         self._server.should_exit = True
+        self._server.force_exit = True
         self._thread.join(timeout=5)
         self._sock.close()
