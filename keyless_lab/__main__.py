@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", metavar="NAME", help="also print the environment of a host (chat-app, chat-aca)")
     args = parser.parse_args(argv)
 
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:
         lab = Lab(preset=args.preset, port=args.port)
     except OSError as err:
@@ -39,8 +41,6 @@ def main(argv: list[str] | None = None) -> int:
         print("# (contains a host secret: do not paste it anywhere else)")
     sys.stdout.flush()
 
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:
         done.wait()
     except KeyboardInterrupt:
