@@ -1,0 +1,1 @@
+"""Reproducible measurements of the workbook and its lab (``make bench``)."""
