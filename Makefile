@@ -16,13 +16,24 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" >/dev/null
 	@touch $@
 
+# checkov (security policies for infra/) pins versions that clash with the notebook stack,
+# so it gets a virtual environment of its own; tests/test_checkov.py runs it from there.
+CHECKOV_VENV  := $(VENV)-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	@touch $@
+
 # JupyterLab on the notebooks, with the local lab as the default target.
 # Containers and CI run as root, where Jupyter refuses to start without --allow-root.
 lab: install
 	cd notebooks && KEYLESS_TARGET=$${KEYLESS_TARGET:-lab} ../$(BIN)/jupyter lab \
 		--ServerApp.ip=127.0.0.1 $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
-test: install
+test: install $(CHECKOV_STAMP)
 	$(BIN)/python -m pytest -n 2 --nbmake --nbmake-timeout=120
 
 lint: install
