@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import time
+from pathlib import Path
 
 import jwt
 import openai
 import pytest
-from azure.identity import DefaultAzureCredential, ManagedIdentityCredential, get_bearer_token_provider
+from azure.identity import ManagedIdentityCredential, get_bearer_token_provider
 from azure.identity.aio import ManagedIdentityCredential as AsyncManagedIdentityCredential
 from azure.identity.aio import get_bearer_token_provider as get_async_bearer_token_provider
 from conftest import COGNITIVE_SCOPE
@@ -33,28 +35,25 @@ def app_provider() -> object:
     return get_bearer_token_provider(ManagedIdentityCredential(), COGNITIVE_SCOPE)
 
 
-def test_keyless_snippet_from_readme_gets_a_reply() -> None:
-    """``connect(preset="ready")`` then the README's snippet, with nothing lab-specific in it."""
+def readme_keyless_snippet() -> str:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
+    return next(b for b in blocks if "get_bearer_token_provider" in b and "keyless_lab" not in b)
+
+
+def test_keyless_snippet_from_readme_gets_a_reply(capsys: pytest.CaptureFixture[str]) -> None:
+    """``connect(preset="ready")``, then the README's snippet as written, with nothing lab-specific."""
     from keyless_lab import connect
 
     target = connect(preset="ready")
     try:
         assert target.lab is not None
-        with target.lab.hosted("chat-app"):
-            credential = DefaultAzureCredential()
-            token_provider = get_bearer_token_provider(credential, "https://cognitiveservices.azure.com/.default")
-            client = openai.AzureOpenAI(
-                azure_endpoint=os.environ["AZURE_OPENAI_ENDPOINT"],
-                api_version=os.environ["AZURE_OPENAI_API_VERSION"],
-                azure_ad_token_provider=token_provider,
-            )
-            reply = client.chat.completions.create(
-                model=os.environ["AZURE_OPENAI_CHAT_DEPLOYMENT"], messages=[{"role": "user", "content": "Hello"}]
-            )
-        assert reply.choices[0].message.content == 'Hello from the Go Keyless lab! You said: "Hello"'
+        with target.lab.hosted("chat-app"):  # the app's identity holds the role in "ready"
+            exec(readme_keyless_snippet(), {})
     finally:
         target.stop()
-    assert "AZURE_OPENAI_ENDPOINT" not in os.environ or os.environ["AZURE_OPENAI_ENDPOINT"] != target.lab.url
+    assert capsys.readouterr().out == 'Hello from the Go Keyless lab! You said: "Hello"\n'
+    assert os.environ.get("AZURE_OPENAI_ENDPOINT") != target.lab.url
 
 
 def test_token_without_role_gets_permission_denied_then_works_after_grant(lab: Lab) -> None:
