@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 from .account import Account, Deployment
 from .audit import AuditLog
@@ -32,6 +33,9 @@ class LabState:
     faults: Faults = field(default_factory=Faults)
     host_secrets: dict[str, str] = field(default_factory=dict)
     admin_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    # Federated identity credentials of user-assigned identities, by the identity's object id
+    # (each {name, issuer, subject, audiences}); written through ARM, matched by the token service.
+    federated_credentials: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"LabState(tenant={self.directory.tenant_id}, secrets=<hidden>)"
