@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import admin_api, arm_api, entra, errors, identity_endpoint, openai_api
+from . import admin_api, arm_api, entra, errors, identity_endpoint, oidc_issuers, openai_api
 from .errors import AzureError
 from .state import LabState
 from .tls import TlsFiles
@@ -60,7 +60,7 @@ class HeaderLimit:
 
 
 def build_app(state: LabState) -> Starlette:
-    routes = [*openai_api.routes, *identity_endpoint.routes, *arm_api.routes, *entra.routes, *admin_api.routes]
+    routes = [*openai_api.routes, *identity_endpoint.routes, *arm_api.routes, *entra.routes, *admin_api.routes, *oidc_issuers.routes]
     app = Starlette(
         routes=routes,
         middleware=[Middleware(HeaderLimit)],
@@ -72,7 +72,9 @@ def build_app(state: LabState) -> Starlette:
 
 def bind(port: int = 0) -> socket.socket:
     """A listening socket on loopback only; port 0 picks a free one."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted connections only when the
+    # listening socket names it, and without it every response body waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(("127.0.0.1", port))

@@ -14,6 +14,7 @@ from .account import Account, Deployment
 from .audit import AuditLog
 from .directory import Directory, default_directory
 from .faults import Faults, RateLimiter
+from .oidc_issuers import Issuers
 from .rbac import Rbac, RoleAssignment, bicep_guid
 from .tokens import TokenIssuer
 
@@ -33,9 +34,13 @@ class LabState:
     faults: Faults = field(default_factory=Faults)
     host_secrets: dict[str, str] = field(default_factory=dict)
     admin_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    # Refresh tokens handed out at developer sign-in (opaque value -> principal key); never logged.
+    refresh_tokens: dict[str, str] = field(default_factory=dict)
     # Federated identity credentials of user-assigned identities, by the identity's object id
     # (each {name, issuer, subject, audiences}); written through ARM, matched by the token service.
     federated_credentials: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # The external OIDC issuers (GitHub Actions, Kubernetes) whose tokens federation accepts.
+    issuers: Issuers = field(default_factory=Issuers)
 
     def __repr__(self) -> str:
         return f"LabState(tenant={self.directory.tenant_id}, secrets=<hidden>)"

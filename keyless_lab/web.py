@@ -8,16 +8,19 @@ import functools
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from . import errors
 from .errors import AzureError
-from .state import LabState
+
+if TYPE_CHECKING:  # state.py imports surfaces that import this module
+    from .state import LabState
 
 MAX_BODY_BYTES = 1_048_576  # a bound for every request body; larger ones get 413
+MAX_HEADER_BYTES = 32_768  # a bound for the header block; larger ones get 431 (or uvicorn's own 400)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
