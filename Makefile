@@ -49,4 +49,4 @@ lock: install
 	sed -i 's#^-e file://.*#-e .#' requirements.txt
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(VENV)-checkov .pytest_cache
