@@ -106,6 +106,11 @@ def error_body(status: int | None, code: str, message: str) -> dict[str, Any]:
     return {"error": {"status": status, "code": code, "message": message}}
 
 
+def summary(failure: dict[str, Any]) -> str:
+    error = failure["error"]
+    return " ".join(str(part) for part in (error["status"], f"{error['code']}:", error["message"]) if part)
+
+
 def describe(err: Exception) -> dict[str, Any]:
     """A short, readable account of a failed call, for the page and the log; no stack trace, no token."""
     if isinstance(err, openai.APIStatusError):
@@ -114,9 +119,10 @@ def describe(err: Exception) -> dict[str, Any]:
         message = str(body.get("message") or err.message)
         return error_body(err.status_code, code, message)
     if isinstance(err, ClientAuthenticationError):
-        # The chained credential's message lists every attempt; its first line says what failed.
-        first_line = (err.message or str(err)).strip().splitlines()[0]
-        return error_body(None, "CredentialUnavailable", f"No token for Azure OpenAI: {first_line}")
+        # The chained credential's message says what each credential lacked; the trailing link is noise here.
+        lines = [line.strip() for line in (err.message or str(err)).strip().splitlines()]
+        attempts = "\n".join(line for line in lines if line and not line.startswith("To mitigate"))
+        return error_body(None, "CredentialUnavailable", f"No token for Azure OpenAI. {attempts}")
     if isinstance(err, openai.APIConnectionError):
         return error_body(None, "ConnectionError", f"Could not reach Azure OpenAI at {SETTINGS.endpoint}.")
     return error_body(None, type(err).__name__, "The chat failed; see the app's log.")
@@ -152,7 +158,7 @@ async def chat(request: Request) -> Response:
         )
     except (openai.APIError, ClientAuthenticationError) as err:
         failure = describe(err)
-        log.warning("Chat failed: %(status)s %(code)s: %(message)s", failure["error"])
+        log.warning("Chat failed: %s", summary(failure))
         # Azure's own status travels in the body; to the page this app is a gateway that got an error.
         return JSONResponse(failure, status_code=502)
 
@@ -166,7 +172,7 @@ async def chat(request: Request) -> Response:
                             yield json.dumps({"delta": choice.delta.content}).encode() + b"\n"
             except (openai.APIError, ClientAuthenticationError) as err:
                 failure = describe(err)
-                log.warning("Chat stream broke: %(status)s %(code)s: %(message)s", failure["error"])
+                log.warning("Chat stream broke: %s", summary(failure))
                 yield json.dumps(failure).encode() + b"\n"
                 return
         yield b'{"done": true}\n'
