@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import tls
+# signing_keys first: the token signing key is made while the rest imports.
+from . import signing_keys, tls  # noqa: F401
 from .audit import AuditEntry
 from .server import ServerThread, bind, build_app
 from .state import OPENAI_USER, LabState, new_state
@@ -255,6 +256,7 @@ class Lab:
                     "url": self.url,
                     "admin_secret": self.state.admin_secret,
                     "ca_bundle": str(self._tls.bundle),
+                    "ca_cert": str(self._tls.ca_cert),
                 }
             )
         )
