@@ -7,8 +7,10 @@ Models ``Microsoft.CognitiveServices/accounts`` (``properties.disableLocalAuth``
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 import threading
+from collections import Counter
 from dataclasses import dataclass
 
 
@@ -20,9 +22,18 @@ class Deployment:
     dimensions: int = 0
 
 
+def _shannon_entropy(text: str) -> float:
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in Counter(text).values())
+
+
 def _new_key() -> str:
-    # Azure's keys are 32 hexadecimal characters; new ones at every lab start, never on disk.
-    return secrets.token_hex(16)
+    """32 hexadecimal characters like Azure's keys; new ones at every lab start, never on disk."""
+    while True:
+        key = secrets.token_hex(16)
+        # About 7 in 100,000 random keys fall under the 3.0 bits a high-entropy secret scanner
+        # needs to flag a hex string; the secret-scanning lesson must never meet one of those.
+        if _shannon_entropy(key) > 3.0:
+            return key
 
 
 class Account:
