@@ -193,7 +193,11 @@ class Lab:
         return self.state.audit.entries(surface, since)
 
     def token_lifetime(self, seconds: int | None) -> None:
-        """Make every new token live ``seconds`` (``None``: Azure's usual lifetimes)."""
+        """Make every new token live ``seconds`` (``None``: Azure's usual lifetimes).
+
+        Token times are whole seconds (``iat``, ``exp``), so a new token has between ``seconds - 1``
+        and ``seconds`` left; lessons use 2 or more.
+        """
         self.state.issuer.set_lifetime(seconds)
 
     def faults(self, surface: str, status: int, count: int = 1, *, retry_after: int = 1, delay: float = 0.0) -> None:
