@@ -12,12 +12,18 @@ from .lab import SECRET_VARIABLES, Lab
 from .state import PRESETS
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: use 1-65535, or 0 for any free port")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m keyless_lab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run a lab until Ctrl+C")
     serve.add_argument("--preset", choices=PRESETS, default="fresh")
-    serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
+    serve.add_argument("--port", type=_port, default=0, help="port on 127.0.0.1 (default: any free port)")
     serve.add_argument("--host", metavar="NAME", help="also print the environment of a host (chat-app, chat-aca)")
     args = parser.parse_args(argv)
 
@@ -25,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:
         lab = Lab(preset=args.preset, port=args.port)
-    except OSError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (OSError, RuntimeError) as err:
+        print(f"error: the lab could not start: {err}", file=sys.stderr)
         return 2
     env = lab.hosted(args.host) if args.host else lab.environment()
     print(

@@ -10,8 +10,9 @@ from __future__ import annotations
 import atexit
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from dotenv import find_dotenv, load_dotenv
+from dotenv import load_dotenv
 
 from .lab import Environment, Lab
 
@@ -29,12 +30,21 @@ DEFAULTS_ON_AZURE = {
 }
 
 
+# The checkout this package runs from (an editable install); None when installed elsewhere.
+_CHECKOUT = Path(__file__).resolve().parent.parent
+REPO: Path | None = _CHECKOUT if (_CHECKOUT / "notebooks").is_dir() else None
+
+
 class SettingsError(Exception):
     """A setting is missing or malformed; the message says which and how to fix it."""
 
     def _render_traceback_(self) -> list[str]:
         # Jupyter shows this one line instead of a traceback: the message is the whole story.
-        return [f"SettingsError: {self}"]
+        return [f"{type(self).__name__}: {self}"]
+
+
+class LabStartError(SettingsError):
+    """The local lab could not start; the message says why and what to do."""
 
 
 @dataclass
@@ -45,6 +55,15 @@ class Target:
     settings: dict[str, str]
     lab: Lab | None = None
     _applied: Environment | None = field(default=None, repr=False)
+    repo: Path | None = REPO  # the workbook's folder, wherever the notebook was opened from
+
+    def file(self, relative: str) -> Path:
+        """A file of the workbook (``"infra/main.bicep"``), found whatever the working directory is."""
+        if self.repo is None or not (self.repo / relative).exists():
+            where = self.repo or "this installation"
+            hint = "open the notebook from the workbook's notebooks/ folder"
+            raise SettingsError(f"{relative} is not in the workbook at {where} — {hint}")
+        return self.repo / relative
 
     def __repr__(self) -> str:
         where = self.settings.get("AZURE_OPENAI_ENDPOINT", "?")
@@ -67,7 +86,9 @@ _current: Target | None = None
 def connect(preset: str = "fresh", *, target: str | None = None) -> Target:
     """Point this process at the lab (started now, on a free port) or at your Azure resource."""
     global _current
-    load_dotenv(find_dotenv(usecwd=True), override=False)
+    dotenv = find_settings_file(_working_directory(), REPO)
+    if dotenv is not None:
+        load_dotenv(dotenv, override=False)
     chosen = (target or os.environ.get("KEYLESS_TARGET") or "lab").strip().lower()
     if chosen not in TARGETS:
         raise SettingsError(f"KEYLESS_TARGET must be 'lab' or 'azure', not {chosen!r} — fix it in .env")
@@ -78,11 +99,42 @@ def connect(preset: str = "fresh", *, target: str | None = None) -> Target:
     if chosen == "azure":
         _current = Target("azure", _azure_settings())
         return _current
-    lab = Lab(preset=preset)
+    try:
+        lab = Lab(preset=preset)
+    except (OSError, RuntimeError) as err:
+        raise LabStartError(f"The local lab could not start: {err} — {_remedy(err)}") from None
     applied = lab.environment()
     applied.__enter__()
     _current = Target("lab", lab.settings(), lab, applied)
     return _current
+
+
+def find_settings_file(start: Path, repo: Path | None) -> Path | None:
+    """``.env`` from the working directory upwards (as python-dotenv looks), else the workbook's own.
+
+    A notebook opened from another folder (a copy, an IDE's workspace root) still finds the settings
+    that ``azd provision`` wrote into the workbook.
+    """
+    for folder in (start, *start.parents):
+        if (folder / ".env").is_file():
+            return folder / ".env"
+    if repo is not None and (repo / ".env").is_file():
+        return repo / ".env"
+    return None
+
+
+def _working_directory() -> Path:
+    try:
+        return Path.cwd()
+    except FileNotFoundError:
+        # The folder the kernel started in was deleted or moved; the workbook's settings still count.
+        return REPO or Path.home()
+
+
+def _remedy(err: BaseException) -> str:
+    if "No usable temporary directory" in str(err) or isinstance(err, PermissionError):
+        return "set TMPDIR to a folder you can write to and run this cell again"
+    return "run this cell again; if it fails again, restart the kernel"
 
 
 def _azure_settings() -> dict[str, str]:

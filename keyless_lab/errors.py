@@ -124,9 +124,17 @@ def payload_too_large(limit: int) -> AzureError:
     )
 
 
-def server_error() -> AzureError:
+def headers_too_large(limit: int) -> AzureError:
+    # Unconfirmed wording (Azure's front door answers oversized headers with a 4xx); same shape as above.
     return AzureError(
-        500,
+        431,
+        {"error": {"code": "RequestHeaderFieldsTooLarge", "message": f"The request headers exceed {limit} bytes."}},
+    )
+
+
+def server_error(status: int = 500) -> AzureError:
+    return AzureError(
+        status,
         {
             "error": {
                 "code": "InternalServerError",

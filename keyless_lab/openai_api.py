@@ -199,7 +199,7 @@ class _Call:
         if fault.status == 503:
             raise errors.service_unavailable()
         if fault.status >= 500:
-            raise errors.server_error()
+            raise errors.server_error(fault.status)
 
     def admit(self, deployment: str, tokens: int) -> dict[str, str]:
         return self.state.limits.admit(deployment, tokens, OPERATION_NAMES[self.kind], self.api_version)

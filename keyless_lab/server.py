@@ -6,6 +6,7 @@ Unknown paths, bad methods and unexpected failures all get Azure-shaped JSON, ne
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import socket
 import threading
@@ -60,7 +61,14 @@ class HeaderLimit:
 
 
 def build_app(state: LabState) -> Starlette:
-    routes = [*openai_api.routes, *identity_endpoint.routes, *arm_api.routes, *entra.routes, *admin_api.routes, *oidc_issuers.routes]
+    routes = [
+        *openai_api.routes,
+        *identity_endpoint.routes,
+        *arm_api.routes,
+        *entra.routes,
+        *admin_api.routes,
+        *oidc_issuers.routes,
+    ]
     app = Starlette(
         routes=routes,
         middleware=[Middleware(HeaderLimit)],
@@ -80,9 +88,11 @@ def bind(port: int = 0) -> socket.socket:
         sock.bind(("127.0.0.1", port))
     except OSError as err:
         sock.close()
-        raise OSError(
-            f"Port {port} on 127.0.0.1 is already in use — choose another or use 0 for any free port"
-        ) from err
+        if err.errno == errno.EADDRINUSE:
+            message = f"Port {port} on 127.0.0.1 is already in use — choose another or use 0 for any free port"
+        else:
+            message = f"Port {port} on 127.0.0.1 cannot be opened ({err.strerror}) — use a port above 1023 or 0"
+        raise OSError(message) from err
     sock.listen(128)
     return sock
 

@@ -77,6 +77,8 @@ class TokenIssuer:
         self.kid = _b64url(public_der_digest[:20])
         self._public_jwk: dict[str, Any] = RSAAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
         self._lifetime: int | None = None
+        # Seconds a token is still accepted past its exp (Azure allows minutes of clock skew).
+        self.clock_skew = 0
         self._lock = threading.Lock()
         self.issued = 0
 
@@ -177,13 +179,14 @@ class TokenIssuer:
             raise InvalidToken("unknown signing key")
         accepted = tuple({a for aud in audiences for a in (aud.rstrip("/"), aud.rstrip("/") + "/")})
         try:
-            # Azure tolerates a few minutes of clock skew; the lab none, so that a short
+            # Azure tolerates a few minutes of clock skew; the lab none by default, so that a short
             # lifetime set for a lesson shows its expiry at once.
             claims = jwt.decode(
                 token,
                 self._key.public_key(),
                 algorithms=["RS256"],
                 audience=accepted,
+                leeway=self.clock_skew,
                 options={"require": ["exp", "nbf", "iat", "iss", "aud", "tid", "oid"]},
             )
         except jwt.PyJWTError as err:
