@@ -19,8 +19,8 @@ from azure.identity import ManagedIdentityCredential, get_bearer_token_provider
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.cognitiveservices import CognitiveServicesManagementClient
 from azure.mgmt.msi import ManagedServiceIdentityClient
-from conftest import COGNITIVE_SCOPE
 
+from conftest import COGNITIVE_SCOPE
 from keyless_lab import Lab
 
 OPENAI_USER = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd"
@@ -174,6 +174,12 @@ def test_owner_grants_openai_user_and_the_data_plane_follows_at_once(lab_env: La
         "RoleAssignmentExists",
         "The role assignment already exists.",
     )
+    # The same name again, as a redeployed template with guid() names sends it: done, not a duplicate.
+    again = authorization(lab_env).role_assignments.create(
+        d.resource_group_scope, name, assignment(lab_env, d.learner.object_id)
+    )
+    assert (again.name, again.principal_id) == (name, d.learner.object_id)
+    assert len([a for a in lab_env.state.rbac.assignments() if a.name == name]) == 1
 
 
 def test_managed_identity_without_a_role_cannot_assign_one(lab_env: Lab) -> None:
