@@ -9,7 +9,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .connect import SettingsError, Target, connect
+    from .target import SettingsError, Target, connect
     from .lab import Environment, Lab
     from .rbac import bicep_guid
     from .tokens import mask
@@ -19,9 +19,9 @@ __all__ = ["connect", "Target", "SettingsError", "Lab", "Environment", "bicep_gu
 # Loaded on first use: the ``az``/``azd`` stand-ins live in this package and must start fast,
 # without the server stack that ``connect`` and ``Lab`` bring in.
 _HOMES = {
-    "connect": "connect",
-    "Target": "connect",
-    "SettingsError": "connect",
+    "connect": "target",
+    "Target": "target",
+    "SettingsError": "target",
     "Lab": "lab",
     "Environment": "lab",
     "bicep_guid": "rbac",

@@ -17,6 +17,7 @@ from typing import Any
 # signing_keys first: the token signing key is made while the rest imports.
 from . import signing_keys, tls  # noqa: F401
 from .audit import AuditEntry
+from .oidc_issuers import GitHubJob
 from .server import ServerThread, bind, build_app
 from .state import OPENAI_USER, LabState, new_state
 from .tokens import mask
@@ -45,7 +46,13 @@ CREDENTIAL_VARIABLES = (
     "AZURE_POD_IDENTITY_AUTHORITY_HOST",
     "AZURE_AUTHORITY_HOST",
 )
-SECRET_VARIABLES = ("IDENTITY_HEADER", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_KEY", "AZURE_CLIENT_SECRET")
+SECRET_VARIABLES = (
+    "IDENTITY_HEADER",
+    "AZURE_OPENAI_API_KEY",
+    "AZURE_OPENAI_KEY",
+    "AZURE_CLIENT_SECRET",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+)
 
 
 class Environment(dict[str, str]):
@@ -97,15 +104,20 @@ class Lab:
     def __init__(self, preset: str = "fresh", port: int = 0) -> None:
         started = time.perf_counter()
         self.state: LabState = new_state(preset)
-        self.home = Path(tempfile.mkdtemp(prefix="keyless-lab-"))
-        self._tls = tls.create(self.home / "tls")
-        self._sock = bind(port)
+        self._sock = bind(port)  # first: a taken port must not leave anything behind
         self.port: int = self._sock.getsockname()[1]
         self.url = f"https://127.0.0.1:{self.port}"
-        self._server = ServerThread(build_app(self.state), self._sock, self._tls)
-        self._server.start()
-        self._write_connection_file()
-        _write_cli_shims(self.home / "bin")
+        self.home = Path(tempfile.mkdtemp(prefix="keyless-lab-"))
+        try:
+            self._tls = tls.create(self.home / "tls")
+            self._server = ServerThread(build_app(self.state), self._sock, self._tls)
+            self._server.start()
+            self._write_connection_file()
+            _write_cli_shims(self.home / "bin")
+        except BaseException:
+            self._sock.close()
+            shutil.rmtree(self.home, ignore_errors=True)
+            raise
         self.started_in = time.perf_counter() - started
         self._stopped = False
 
@@ -181,6 +193,72 @@ class Lab:
             "AZD_CONFIG_DIR": str(empty_profile),
             "PATH": _path_without(self.home / "bin"),
             "HOME": os.environ.get("HOME", str(empty_profile)),
+            "KEYLESS_TARGET": "lab",
+        }
+        removed = tuple(v for v in CREDENTIAL_VARIABLES if v not in values)
+        return Environment(values, removed)
+
+    def github_job(
+        self,
+        repository: str,
+        ref: str = "refs/heads/main",
+        environment: str | None = None,
+        event_name: str = "push",
+    ) -> Environment:
+        """What a GitHub Actions job with ``permissions: id-token: write`` sees on its runner.
+
+        ``ACTIONS_ID_TOKEN_REQUEST_URL`` and ``_TOKEN`` let the job ask the lab's GitHub-style issuer
+        for an OIDC token about itself (repository, ref, environment, event); ``RUNNER_TEMP`` is a
+        private scratch folder. The lab stands in for Entra (``AZURE_AUTHORITY_HOST``); no developer
+        sign-in is there, and no identity variable: the workflow's ``env:`` names the identity.
+        """
+        job = GitHubJob(repository, ref, environment, event_name)
+        runner_temp = Path(tempfile.mkdtemp(prefix="runner-", dir=self.home))
+        values = {
+            **{k: v for k, v in self.settings().items() if k.startswith("AZURE_OPENAI_")},
+            **self._trust(),
+            # A runner's default authority is login.microsoftonline.com; here the lab answers for it.
+            "AZURE_AUTHORITY_HOST": self.url,
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_REPOSITORY": repository,
+            "GITHUB_REPOSITORY_OWNER": repository.split("/")[0],
+            "GITHUB_REF": ref,
+            "GITHUB_EVENT_NAME": event_name,
+            # GitHub's URL already carries a query; clients append "&audience=…" (actions/toolkit core).
+            "ACTIONS_ID_TOKEN_REQUEST_URL": f"{self.url}/issuers/github/token?api-version=2.0",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": self.state.issuers.start_job(job),
+            "RUNNER_TEMP": str(runner_temp),
+            "AZURE_CONFIG_DIR": str(runner_temp / ".azure"),
+            "AZD_CONFIG_DIR": str(runner_temp / ".azd"),
+            "PATH": _path_without(self.home / "bin"),
+            "KEYLESS_TARGET": "lab",
+        }
+        if environment:
+            values["GITHUB_ENVIRONMENT"] = environment
+        removed = tuple(v for v in CREDENTIAL_VARIABLES if v not in values)
+        return Environment(values, removed)
+
+    def kubernetes_pod(self, namespace: str, service_account: str, client_id: str) -> Environment:
+        """What the AKS workload identity webhook injects into a pod whose service account is
+        annotated with ``azure.workload.identity/client-id``: the identity, the tenant, the authority
+        (here the lab) and a projected service-account token file, written by the lab as kubelet would.
+        """
+        token = self.state.issuers.kubernetes_token(self.url, namespace, service_account)
+        tokens = self.home / "pods" / f"{namespace}.{service_account}" / "var/run/secrets/azure/tokens"
+        tokens.mkdir(parents=True, exist_ok=True)
+        token_file = tokens / "azure-identity-token"
+        token_file.touch(mode=0o600)
+        token_file.write_text(token)
+        values = {
+            **{k: v for k, v in self.settings().items() if k.startswith("AZURE_OPENAI_")},
+            **self._trust(),
+            "AZURE_CLIENT_ID": client_id,
+            "AZURE_TENANT_ID": self.state.directory.tenant_id,
+            "AZURE_FEDERATED_TOKEN_FILE": str(token_file),
+            "AZURE_AUTHORITY_HOST": self.url,
+            "AZURE_CONFIG_DIR": str(tokens.parent / ".azure"),
+            "AZD_CONFIG_DIR": str(tokens.parent / ".azd"),
+            "PATH": _path_without(self.home / "bin"),
             "KEYLESS_TARGET": "lab",
         }
         removed = tuple(v for v in CREDENTIAL_VARIABLES if v not in values)

@@ -18,10 +18,10 @@ import pytest
 
 from keyless_lab import SettingsError
 from keyless_lab.__main__ import main as serve_main
-from keyless_lab.connect import REPO, LabStartError, Target, find_settings_file
+from keyless_lab.target import REPO, LabStartError, Target, find_settings_file
 
 # The module, not the function the package re-exports under the same name.
-connect_module = importlib.import_module("keyless_lab.connect")
+connect_module = importlib.import_module("keyless_lab.target")
 connect = connect_module.connect
 
 AZURE_SETTINGS = {
