@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from .directory import AZURE_CLI_APP_ID, Directory, Principal
@@ -72,7 +71,10 @@ class TokenIssuer:
 
     def __init__(self, directory: Directory) -> None:
         self._directory = directory
-        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        # Imported here, not at the top: processes that only mask secrets make no keys.
+        from .signing_keys import take
+
+        self._key = take()
         public_der_digest = hashlib.sha256(self._key.public_key().public_numbers().n.to_bytes(256, "big")).digest()
         self.kid = _b64url(public_der_digest[:20])
         self._public_jwk: dict[str, Any] = RSAAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
