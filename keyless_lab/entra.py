@@ -3,8 +3,10 @@
 discovery, and the one Microsoft Graph read the Azure CLI makes (``/me``).
 
 Protocol: https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token ;
-error bodies: https://learn.microsoft.com/entra/identity-platform/reference-error-codes . Grants are
-dispatched by ``grant_type`` through :data:`GRANTS`; add one with :func:`grant`.
+workload identity federation (the client-credentials grant with a federated ``client_assertion``):
+https://learn.microsoft.com/entra/workload-id/workload-identity-federation ; error bodies:
+https://learn.microsoft.com/entra/identity-platform/reference-error-codes . Grants are dispatched by
+``grant_type`` through :data:`GRANTS`; add one with :func:`grant`.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import jwt
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -130,6 +134,7 @@ class TokenRequest:
     tenant_id: str
     version: str  # "v1" or "v2"
     form: dict[str, str]
+    base_url: str = ""  # the authority host as the client reached it (the lab's own URL)
 
     def require(self, name: str) -> str:
         value = self.form.get(name, "").strip()
@@ -189,6 +194,242 @@ async def refresh_token_grant(call: TokenRequest) -> Grant:
     return Grant(call.state.directory.principals[key], resource, client_id, new_refresh_token(call.state, key))
 
 
+# --- workload identity federation: client credentials with a federated assertion ------------
+
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
+# Entra answers a federated-credential mismatch with one code per claim (700211 issuer, 700212
+# audience, 700213 subject) since 2023; the older single AADSTS70021 ("No matching federated identity
+# record found for presented assertion. Assertion Issuer: …") is what 2021-22 captures show. The lab
+# answers as Entra does now. Each text is the latest verbatim capture of that code (reference notes §g).
+FIC_DOCS_2024 = "https://docs.microsoft.com/en-us/azure/active-directory/develop/workload-identity-federation"
+FIC_DOCS_2025 = "https://learn.microsoft.com/entra/workload-id/workload-identity-federation"
+
+
+def _assertion_time(epoch: float) -> str:
+    """Entra's times in AADSTS700024: UTC with seven fractional digits."""
+    t = dt.datetime.fromtimestamp(epoch, dt.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+
+
+def unknown_client(client_id: str, tenant_id: str) -> AzureError:
+    # Verbatim: 12Knocksinna/Office365itpros#23 (unauthorized_client). Status unconfirmed; 400 as for the
+    # other non-credential errors. Entra names the directory; the lab's tenant has no display name, so its id.
+    return entra_error(
+        400,
+        "unauthorized_client",
+        700016,
+        f"Application with identifier '{client_id}' was not found in the directory '{tenant_id}'. This can happen "
+        "if the application has not been installed by the administrator of the tenant or consented to by any user "
+        "in the tenant. You may have sent your authentication request to the wrong tenant.",
+    )
+
+
+def missing_client_credential() -> AzureError:
+    # Verbatim: MicrosoftDocs/azure-docs#25959; invalid_client per Azure-Samples/ms-identity-javascript-v2#18.
+    return entra_error(
+        401,
+        "invalid_client",
+        7000218,
+        "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+    )
+
+
+def invalid_client_secret(client_id: str) -> AzureError:
+    # Verbatim (401): OfficeDev/microsoft-365-agents-toolkit#8621, keycloak/keycloak#31294.
+    return entra_error(
+        401,
+        "invalid_client",
+        7000215,
+        "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, "
+        f"not the client secret ID, for a secret added to app '{client_id}'.",
+    )
+
+
+def malformed_assertion() -> AzureError:
+    # Verbatim (400, invalid_request): MSAL.NET test data of 2023-12 and GitLab's Azure OIDC notes.
+    return entra_error(400, "invalid_request", 50027, "JWT token is invalid or malformed.")
+
+
+def no_fic_for_issuer(issuer: str) -> AzureError:
+    # Verbatim: Azure/azure-workload-identity#1200 (2024-03, invalid_client). 401 as AADSTS7002137 (the same
+    # family) answers in microsoft/Agents#202, and as the 2023 AADSTS70021 capture in external-secrets#2783.
+    return entra_error(
+        401,
+        "invalid_client",
+        700211,
+        f"No matching federated identity record found for presented assertion issuer '{issuer}'. Please check your "
+        f"federated identity credential Subject, Audience and Issuer against the presented assertion. {FIC_DOCS_2024}",
+    )
+
+
+def no_fic_for_subject(subject: str) -> AzureError:
+    # Verbatim: dotnet/maui#31978 (2025-10); the same wording in Azure/login#617 (2026). In 2024
+    # (Azure/login#453) it still read "Please check …" with the docs.microsoft.com link.
+    return entra_error(
+        401,
+        "invalid_client",
+        700213,
+        f"No matching federated identity record found for presented assertion subject '{subject}'. Check your "
+        f"federated identity credential Subject, Audience and Issuer against the presented assertion. {FIC_DOCS_2025}",
+    )
+
+
+def subject_differs_in_case(subject: str) -> AzureError:
+    # Verbatim: Azure/login#515 (2025-02). Subjects match case-sensitively since then (Entra's breaking
+    # changes notice, linked from the message).
+    return entra_error(
+        401,
+        "invalid_client",
+        7002138,
+        f"No matching federated identity record found for presented assertion subject '{subject}'. The subject "
+        "matches with case-insensitive comparison, but not with case-sensitive comparison. Check your federated "
+        "identity credential Subject, Audience and Issuer against the presented assertion. See documentation at: "
+        f"{FIC_DOCS_2025}. See breaking change notification and remediation at: "
+        "https://learn.microsoft.com/en-us/entra/identity-platform/reference-breaking-changes#august-2024.",
+    )
+
+
+def no_fic_for_audience(audience: str) -> AzureError:
+    # Verbatim wording from a captured invalid_client body (a public test fixture; repository not named by
+    # the index). Which audience Entra names when the assertion carries several is unconfirmed: the first.
+    return entra_error(
+        401,
+        "invalid_client",
+        700212,
+        f"No matching federated identity record found for presented assertion audience '{audience}'. Please check "
+        f"your federated identity credential Subject, Audience and Issuer against the presented assertion. "
+        f"{FIC_DOCS_2024}",
+    )
+
+
+def issuer_unreachable() -> AzureError:
+    # Verbatim (invalid_request): Azure/azure-workload-identity#642 (2022), Azure/azure-cli#28863 (2024).
+    # Entra fetches the issuer's discovery document and keys; the lab reaches only its own issuers.
+    return entra_error(400, "invalid_request", 50166, "Request to External OIDC endpoint failed.")
+
+
+def signing_key_not_found(key_id: str, issuer: str) -> AzureError:
+    # Verbatim: Azure/azure-workload-identity#1232 (2024-01, invalid_client). Entra showed a hex identifier
+    # there; the lab names the assertion's `kid`. Status unconfirmed: 401, as for invalid_client elsewhere.
+    return entra_error(
+        401,
+        "invalid_client",
+        7000272,
+        f"The certificate with identifier {key_id} used to sign the federated credential could not be found in the "
+        f"metadata of identity provider {issuer}. Please validate that your Identity Provider's metadata exposes the "
+        "key used to sign the incoming token.",
+    )
+
+
+def invalid_signature() -> AzureError:
+    # The code (ClientAssertionContainsInvalidSignature) is from Microsoft.Identity.Web's tests; the text is
+    # unconfirmed, worded after AADSTS700027's older "Client assertion contains an invalid signature".
+    return entra_error(401, "invalid_client", 7000274, "Client assertion contains an invalid signature.")
+
+
+def outside_time_range(now: float, not_before: float | None, expires: float) -> AzureError:
+    # Verbatim format: AzureAD/microsoft-authentication-library-for-java#984 (2025-08); "valid from 1970-01-01"
+    # when the assertion has no nbf. invalid_client (obikuro/Sato#1); status unconfirmed.
+    return entra_error(
+        401,
+        "invalid_client",
+        700024,
+        f"Client assertion is not within its valid time range. Current time: {_assertion_time(now)}, assertion "
+        f"valid from {_assertion_time(not_before or 0)}, expiry time of assertion {_assertion_time(expires)}. "
+        "Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
+    )
+
+
+def _audiences(claims: dict[str, Any]) -> list[str]:
+    aud = claims.get("aud")
+    if isinstance(aud, str):
+        return [aud]
+    return [a for a in aud if isinstance(a, str)] if isinstance(aud, list) else []
+
+
+def match_federated_credential(credentials: list[dict[str, Any]], claims: dict[str, Any]) -> dict[str, Any]:
+    """The credential whose issuer, subject and audiences trust the assertion, else Entra's refusal.
+
+    Issuer and subject compare exactly — a trailing slash or a letter's case makes them differ
+    (MicrosoftDocs/azure-docs#97700; case-sensitive since 2025). Issuer is checked first, then
+    subject, then audience, as the code Entra answers narrows in that order.
+    """
+    issuer, subject = str(claims.get("iss", "")), str(claims.get("sub", ""))
+    by_issuer = [c for c in credentials if c["issuer"] == issuer]
+    if not by_issuer:
+        raise no_fic_for_issuer(issuer)
+    by_subject = [c for c in by_issuer if c["subject"] == subject]
+    if not by_subject:
+        if any(c["subject"].lower() == subject.lower() for c in by_issuer):
+            raise subject_differs_in_case(subject)
+        raise no_fic_for_subject(subject)
+    audiences = _audiences(claims)
+    found = next((c for c in by_subject if any(a in c["audiences"] for a in audiences)), None)
+    if found is None:
+        raise no_fic_for_audience(audiences[0] if audiences else "")
+    return found
+
+
+def verify_assertion(call: TokenRequest, assertion: str, claims: dict[str, Any]) -> None:
+    """Check the assertion against its issuer's published keys, then its time range (nbf/exp)."""
+    issuer = call.state.issuers.by_url(call.base_url, str(claims.get("iss", "")))
+    if issuer is None:
+        raise issuer_unreachable()
+    header = jwt.get_unverified_header(assertion)
+    key_id = str(header.get("kid", ""))
+    published = {k["kid"] for k in issuer.jwks()["keys"]}
+    if key_id not in published:
+        raise signing_key_not_found(key_id, str(claims["iss"]))
+    try:
+        jwt.decode(
+            assertion,
+            issuer.key.public_key(),
+            algorithms=["RS256"],
+            options={"verify_aud": False, "verify_exp": False, "verify_nbf": False, "verify_iat": False},
+        )
+    except jwt.PyJWTError:
+        raise invalid_signature() from None
+    now = time.time()
+    expires, not_before = claims.get("exp"), claims.get("nbf")
+    if not isinstance(expires, (int, float)) or (not_before is not None and not isinstance(not_before, (int, float))):
+        raise malformed_assertion()
+    # No clock skew, as for the lab's own tokens: a lesson that shortens a lifetime sees the expiry at once.
+    if now >= expires or (not_before is not None and now < not_before):
+        raise outside_time_range(now, not_before, expires)
+
+
+@grant("client_credentials")
+async def client_credentials_grant(call: TokenRequest) -> Grant:
+    """An app-only token for the identity whose federated credential trusts the presented assertion.
+
+    Replay: the lab accepts the same assertion again while it is valid. Entra's behaviour on reuse of
+    one ``jti`` is undocumented, but azure-identity's WorkloadIdentityCredential reads the token file
+    at most every 10 minutes and presents the same assertion for every token it needs meanwhile, and
+    a Kubernetes projected token (no ``jti`` at all) is reused for an hour — Entra accepts both.
+    """
+    client_id = call.require("client_id").lower()
+    assertion = call.form.get("client_assertion", "").strip()
+    resource = call.resource()
+    principal = call.state.directory.by_client_id(client_id)
+    if principal is None:
+        raise unknown_client(client_id, call.tenant_id)
+    if not assertion:
+        # The lab's identities have no client secret, so any secret presented is a wrong one.
+        raise invalid_client_secret(client_id) if call.form.get("client_secret") else missing_client_credential()
+    if call.form.get("client_assertion_type", "").strip() != JWT_BEARER:
+        # Entra's answer to another assertion type is unconfirmed; the lab names the parameter it needs.
+        raise missing_parameter("client_assertion_type")
+    try:
+        claims = jwt.decode(assertion, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise malformed_assertion() from None
+    credentials = call.state.federated_credentials.get(principal.object_id, [])
+    match_federated_credential(credentials, claims)
+    verify_assertion(call, assertion, claims)
+    return Grant(principal, resource)
+
+
 def _token_body(call: TokenRequest, result: Grant) -> dict[str, object]:
     issued = call.state.issuer.issue(result.principal, result.resource, app_id=result.app_id)
     expires_in = max(issued.expires_on - int(time.time()), 0)
@@ -243,7 +484,7 @@ def _token_endpoint(version: str) -> Callable[[Request], Awaitable[Response]]:
         handler = GRANTS.get(grant_type)
         if handler is None:
             raise unsupported_grant(grant_type)
-        call = TokenRequest(state, tenant_id, version, form)
+        call = TokenRequest(state, tenant_id, version, form, _base(request))
         result = await handler(call)
         set_caller(request, result.principal.display_name, result.principal.object_id)
         return JSONResponse(_token_body(call, result), headers={"cache-control": "no-store, no-cache"})

@@ -249,7 +249,9 @@ def test_logout_signs_out(lab_env: Lab) -> None:
             "ERROR: 'az vm list' is outside the Go Keyless lab. The lab's az supports: az login, az logout, "
             "az account show, az account get-access-token, az ad signed-in-user show, az role assignment create, "
             "az role assignment list, az role assignment delete, az cognitiveservices account show, "
-            "az cognitiveservices account keys list, az cognitiveservices account keys regenerate.\n",
+            "az cognitiveservices account keys list, az cognitiveservices account keys regenerate, "
+            "az identity federated-credential create, az identity federated-credential show, "
+            "az identity federated-credential list, az identity federated-credential delete.\n",
         ),
         (["account", "show", "--bogus"], 2, "ERROR: unrecognized arguments: --bogus\n"),
         (
