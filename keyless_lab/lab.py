@@ -192,7 +192,8 @@ class Lab:
             "AZURE_CONFIG_DIR": str(empty_profile),
             "AZD_CONFIG_DIR": str(empty_profile),
             "PATH": _path_without(self.home / "bin"),
-            "HOME": os.environ.get("HOME", str(empty_profile)),
+            # A host's own home: no developer token cache (~/.IdentityService, ~/.azure) is there.
+            "HOME": str(empty_profile),
             "KEYLESS_TARGET": "lab",
         }
         removed = tuple(v for v in CREDENTIAL_VARIABLES if v not in values)
