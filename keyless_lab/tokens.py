@@ -12,6 +12,7 @@ import random
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,8 @@ from .directory import AZURE_CLI_APP_ID, Directory, Principal
 # cached by the platform for about 24 hours (Microsoft's managed identities FAQ).
 USER_LIFETIME = (3600, 5400)
 MANAGED_IDENTITY_LIFETIME = 86_400
+# Tokens whose signature was checked, kept so that a cached token is not verified again on every call.
+VERIFIED_TOKENS_KEPT = 1024
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class TokenIssuer:
         self.clock_skew = 0
         self._lock = threading.Lock()
         self.issued = 0
+        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     # -- lifetimes ----------------------------------------------------------------------------
 
@@ -171,6 +175,29 @@ class TokenIssuer:
         Raises :class:`InvalidToken` for anything Azure answers with 401, and
         :class:`ForeignTenant` for a good token from another tenant (Azure's 400).
         """
+        accepted = tuple({a for aud in audiences for a in (aud.rstrip("/"), aud.rstrip("/") + "/")})
+        with self._lock:
+            verified = self._verified.get(token)
+        if verified is None:
+            verified = self._verify(token, accepted)
+            with self._lock:
+                self._verified[token] = verified
+                if len(self._verified) > VERIFIED_TOKENS_KEPT:
+                    self._verified.popitem(last=False)
+            return dict(verified)
+        # A token seen before had its signature and fixed claims checked then (a token string's
+        # signature never changes): only the audience and the time claims can fail now. Checking
+        # the signature of every request made a cached bearer token cost a tenth more than a key.
+        now, leeway = time.time(), self.clock_skew
+        if verified["aud"] not in accepted:
+            raise InvalidToken("InvalidAudienceError")
+        if verified["exp"] <= now - leeway:
+            raise InvalidToken("ExpiredSignatureError")
+        if verified["nbf"] > now + leeway or verified["iat"] > now + leeway:
+            raise InvalidToken("ImmatureSignatureError")
+        return dict(verified)
+
+    def _verify(self, token: str, accepted: tuple[str, ...]) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as err:
@@ -179,7 +206,6 @@ class TokenIssuer:
             raise InvalidToken("algorithm not allowed")
         if header.get("kid") != self.kid:
             raise InvalidToken("unknown signing key")
-        accepted = tuple({a for aud in audiences for a in (aud.rstrip("/"), aud.rstrip("/") + "/")})
         try:
             # Azure tolerates a few minutes of clock skew; the lab none by default, so that a short
             # lifetime set for a lesson shows its expiry at once.
