@@ -24,6 +24,10 @@ def _load() -> str:
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
 
 
+def _progress(section: str) -> None:
+    print(f"measuring {section} …", file=sys.stderr, flush=True)
+
+
 def measure(sections: tuple[str, ...], quick: bool) -> list[Row]:
     rows: list[Row] = []
     latency = None
@@ -34,16 +38,20 @@ def measure(sections: tuple[str, ...], quick: bool) -> list[Row]:
 
         with Lab(preset="ready") as lab:
             if "token-economy" in sections:
+                _progress("token economy")
                 rows += token_economy.rows(lab, *((10, 10, 3) if quick else (1000, 200, 50)))
             if "auth-overhead" in sections:
+                _progress("auth overhead")
                 overhead, latency = auth_overhead.rows(lab, rounds=2 if quick else 15)
                 rows += overhead
             if "lab" in sections:
+                _progress("lab cold start and load")
                 rows += lab_start.rows(repeats=3 if quick else 10)
-                rows += lab_load.rows(lab, calls=64 if quick else 640, request_latency=latency)
+                rows += lab_load.rows(lab, calls=64 if quick else 320, request_latency=latency)
     if "suite" in sections:
         from . import suite_time
 
+        _progress("suite time (notebooks, then make test in a fresh clone)")
         rows += suite_time.notebook_rows(parallel=not quick)
         rows += [] if quick else suite_time.fresh_clone_rows()
     return rows

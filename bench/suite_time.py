@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ NOTEBOOK_LIMIT = 20.0
 SUITE_LIMIT = 120.0
 # "12.34s call     notebooks/01_x.ipynb::" as printed by --durations=0
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)s (?:setup|call|teardown)\s+(\S+?\.ipynb)")
+ANY_DURATION = re.compile(r"^(\d+(?:\.\d+)?)s (setup|call|teardown)\s+(.+)$")
 SUMMARY = re.compile(r"((?:\d+ [a-z]+(?:, )?)+) in (\d+(?:\.\d+)?)s")
 
 
@@ -74,7 +76,9 @@ def fresh_clone_rows() -> list[Row]:
         started = time.perf_counter()
         subprocess.run(["make", "install", ".venv-checkov/.installed"], cwd=clone, capture_output=True, check=True)
         installed = time.perf_counter()
-        done = subprocess.run(["make", "test"], cwd=clone, capture_output=True, text=True)
+        # The ten slowest test phases, to show where the suite's time goes.
+        env = {**os.environ, "PYTEST_ADDOPTS": "--durations=10"}
+        done = subprocess.run(["make", "test"], cwd=clone, capture_output=True, text=True, env=env)
         finished = time.perf_counter()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -95,8 +99,13 @@ def fresh_clone_rows() -> list[Row]:
         ran = Row(
             section, f"{name}: the suite", f"did not complete (make exit {done.returncode})", "< 2 min", verdict(False)
         )
+    slowest = [m for m in (ANY_DURATION.match(line.strip()) for line in output.splitlines()) if m][:5]
     return [
         Row(section, f"{name}: install with a warm pip cache", f"{installed - started:.1f} s"),
         ran,
         Row(section, f"{name}: total", f"{finished - started:.1f} s"),
+        *(
+            Row(section, f"slowest in the suite: `{m.group(3).replace('|', '/')}` ({m.group(2)})", f"{m.group(1)} s")
+            for m in slowest
+        ),
     ]
