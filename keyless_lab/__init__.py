@@ -9,9 +9,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .target import SettingsError, Target, connect
     from .lab import Environment, Lab
     from .rbac import bicep_guid
+    from .target import SettingsError, Target, connect
     from .tokens import mask
 
 __all__ = ["connect", "Target", "SettingsError", "Lab", "Environment", "bicep_guid", "mask"]

@@ -578,6 +578,10 @@ async def _create_assignment(call: _Call, scope: str, name: str) -> Response:
         or existing.scope.lower() != assignment.scope.lower()
     ):
         raise role_assignment_update_not_permitted()
+    if existing is not None:
+        # The same name with the same properties is a repeated PUT, as every redeployment of a
+        # template with guid() names sends: ARM answers it as done, not as a duplicate.
+        return _json(call.request, _assignment_body(call, existing, just_created=False), 201)
     try:
         call.state.rbac.assign(assignment)
     except RoleAssignmentExists:

@@ -23,8 +23,8 @@ from azure.identity import (
     DefaultAzureCredential,
     get_bearer_token_provider,
 )
-from conftest import COGNITIVE_SCOPE
 
+from conftest import COGNITIVE_SCOPE
 from keyless_lab import Lab
 
 LOGIN_ERROR = "ERROR: Please run 'az login' to setup account.\n"

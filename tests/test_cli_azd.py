@@ -16,8 +16,8 @@ import jwt
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import AzureDeveloperCliCredential, CredentialUnavailableError, DefaultAzureCredential
-from conftest import COGNITIVE_SCOPE
 
+from conftest import COGNITIVE_SCOPE
 from keyless_lab import Lab
 
 NOT_LOGGED_IN = "ERROR: not logged in, run `azd auth login` to login\n"

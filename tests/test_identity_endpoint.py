@@ -9,8 +9,8 @@ import pytest
 import requests
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import CredentialUnavailableError, DefaultAzureCredential, ManagedIdentityCredential
-from conftest import COGNITIVE_SCOPE
 
+from conftest import COGNITIVE_SCOPE
 from keyless_lab import Lab
 
 

@@ -13,8 +13,8 @@ import pytest
 from azure.identity import ManagedIdentityCredential, get_bearer_token_provider
 from azure.identity.aio import ManagedIdentityCredential as AsyncManagedIdentityCredential
 from azure.identity.aio import get_bearer_token_provider as get_async_bearer_token_provider
-from conftest import COGNITIVE_SCOPE
 
+from conftest import COGNITIVE_SCOPE
 from keyless_lab import Lab
 from keyless_lab.errors import DEPLOYMENT_NOT_FOUND_MESSAGE, TOKEN_INVALID_MESSAGE, WRONG_KEY_MESSAGE
 

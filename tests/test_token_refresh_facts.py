@@ -14,8 +14,8 @@ import pytest
 from azure.identity import ManagedIdentityCredential, get_bearer_token_provider
 from azure.identity.aio import ManagedIdentityCredential as AsyncManagedIdentityCredential
 from azure.identity.aio import get_bearer_token_provider as get_async_bearer_token_provider
-from conftest import COGNITIVE_SCOPE
 
+from conftest import COGNITIVE_SCOPE
 from keyless_lab import Lab
 
 SITE_PACKAGES = Path(msal.__file__).resolve().parent.parent
