@@ -188,6 +188,14 @@ class _Call:
             raise errors.deployment_not_found()
         return name
 
+    async def begin(self) -> tuple[dict[str, Any], str]:
+        """Azure's order: who is calling and may they, then the body, then which deployment."""
+        self.authorize()
+        body = await read_json(self.request)
+        if not isinstance(body, dict):
+            raise errors.bad_request("The request body must be a JSON object.")
+        return body, self.deployment(body)
+
     async def apply_faults(self) -> None:
         fault = self.state.faults.take("openai")
         if fault is None:
@@ -211,11 +219,7 @@ def _base_headers(state: LabState) -> dict[str, str]:
 
 async def _chat(request: Request, deployment: str | None, v1: bool) -> Response:
     call = _Call(request, "chat", deployment, v1)
-    call.authorize()
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise errors.bad_request("The request body must be a JSON object.")
-    name = call.deployment(body)
+    body, name = await call.begin()
     messages = _validate_chat(body)
     await call.apply_faults()
     prompt_tokens = sum(count_tokens(_text_of(m.get("content"))) for m in messages)
@@ -306,11 +310,7 @@ async def _stream_chunks(
 
 async def _embeddings(request: Request, deployment: str | None, v1: bool) -> Response:
     call = _Call(request, "embeddings", deployment, v1)
-    call.authorize()
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise errors.bad_request("The request body must be a JSON object.")
-    name = call.deployment(body)
+    body, name = await call.begin()
     texts = _embedding_inputs(body)
     dimensions = body.get("dimensions", call.state.account.deployments[name].dimensions)
     if not isinstance(dimensions, int) or isinstance(dimensions, bool) or not 1 <= dimensions <= 3072:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from .commandline import Command, Invocation, match, parse
+from .commandline import Command, Invocation, match, parse, run_and_exit
 from .output import apply_query, check_output, render
 from .signin import (
     AccessToken,
@@ -611,20 +611,7 @@ def run(argv: list[str]) -> int:
 
 
 def main() -> None:
-    try:
-        code = run(sys.argv[1:])
-    except CliError as err:
-        sys.stderr.write(f"ERROR: {err.message}\n")
-        if err.hint:
-            sys.stderr.write(err.hint + "\n")
-        code = err.exit_code
-    except KeyboardInterrupt:
-        code = 130
-    except Exception as err:  # never a traceback: one line naming the failure
-        sys.stderr.write(f"ERROR: The command failed with an unexpected error: {type(err).__name__}\n")
-        code = 1
-    sys.stdout.flush()
-    raise SystemExit(code)
+    run_and_exit(run, hint="{}", unexpected="The command failed with an unexpected error")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .commandline import Command, Invocation, match, parse
+from .commandline import Command, Invocation, match, parse, run_and_exit
 from .signin import EntraError, LabConnection, read_json, redeem, write_private
 from .transport import CliError
 
@@ -131,20 +131,7 @@ def run(argv: list[str]) -> int:
 
 
 def main() -> None:
-    try:
-        code = run(sys.argv[1:])
-    except CliError as err:
-        sys.stderr.write(f"ERROR: {err.message}\n")
-        if err.hint:
-            sys.stderr.write(f"Suggestion: {err.hint}\n")
-        code = err.exit_code
-    except KeyboardInterrupt:
-        code = 130
-    except Exception as err:  # never a traceback: one line naming the failure
-        sys.stderr.write(f"ERROR: unexpected failure: {type(err).__name__}\n")
-        code = 1
-    sys.stdout.flush()
-    raise SystemExit(code)
+    run_and_exit(run, hint="Suggestion: {}", unexpected="unexpected failure")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import sys
+from collections.abc import Callable
+from typing import NamedTuple, NoReturn
 
 from .transport import CliError
 
@@ -89,3 +91,25 @@ def parse(
     if unknown:
         raise CliError(f"unrecognized arguments: {' '.join(unknown)}", exit_code=2)
     return Invocation(command, values, switches)
+
+
+def run_and_exit(run: Callable[[list[str]], int], *, hint: str, unexpected: str) -> NoReturn:
+    """Run a stand-in on ``sys.argv``; every failure ends in the CLI's own stderr lines, never a traceback.
+
+    ``hint`` formats a :class:`CliError`'s hint (``"{}"`` for az, ``"Suggestion: {}"`` for azd);
+    ``unexpected`` opens the one line written for anything else.
+    """
+    try:
+        code = run(sys.argv[1:])
+    except CliError as err:
+        sys.stderr.write(f"ERROR: {err.message}\n")
+        if err.hint:
+            sys.stderr.write(hint.format(err.hint) + "\n")
+        code = err.exit_code
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as err:
+        sys.stderr.write(f"ERROR: {unexpected}: {type(err).__name__}\n")
+        code = 1
+    sys.stdout.flush()
+    raise SystemExit(code)
