@@ -59,6 +59,7 @@ HEADERS_TOO_LARGE = {
 }
 HEADERS_TOO_LARGE_IN_PIECES = (400, "Invalid HTTP request received.")
 COMPLETION = object()  # marker: a 200 chat completion (its id and time vary)
+ANY_TEXT = object()  # marker: a message whose wording comes from a parser, not from Azure
 
 
 def bad_request(message: str, param: str | None = None) -> dict[str, Any]:
@@ -155,6 +156,8 @@ class Case:
     content: bytes | Callable[[], Iterator[bytes]] | None = None
     preset: str = "ready"  # learner, chat-app and the aca identities hold OpenAI User; keys are off
     or_else: tuple[int, Any] | None = None  # a second acceptable answer, where the transport decides
+    content_type: str = "application/json"
+    surface: str = "openai"  # where the audit log records the answer
 
 
 def tenant_mismatch(lab: Lab) -> dict[str, Any]:
@@ -407,10 +410,261 @@ DATA_PLANE_CASES = [
 ]
 
 # --- ARM and Entra rows ---------------------------------------------------------------------------
-# The control plane and the token service join this table once their surfaces land: same Case shape,
-# a path under /arm or /{tenant}/oauth2/v2.0/token, Azure's status and body in the row.
-ARM_CASES: list[Case] = []
-ENTRA_CASES: list[Case] = []
+# The control plane and the token service, in the same shape. Their texts are asserted word for word
+# in test_arm_api.py and test_entra.py; here every row must be answered as Azure answers, and survived.
+
+ROLE_PUT = "/providers/Microsoft.Authorization/roleAssignments/{name}?api-version=2022-04-01"
+OPENAI_USER = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd"
+
+
+def arm_error(code: str, message: str | Callable[[Lab], str]) -> Callable[[Lab], dict[str, Any]]:
+    return lambda lab: {"error": {"code": code, "message": message(lab) if callable(message) else message}}
+
+
+def management_bearer(lab: Lab, **changes: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {signed(lab, audience=MANAGEMENT, **changes)}"}
+
+
+def assignment_path(scope: Callable[[Lab], str], name: str) -> Callable[[Lab], str]:
+    return lambda lab: "/arm" + scope(lab) + ROLE_PUT.format(name=name)
+
+
+def rg_scope(lab: Lab) -> str:
+    return lab.state.directory.resource_group_scope
+
+
+def subscription_scope(lab: Lab) -> str:
+    return f"/subscriptions/{lab.state.directory.subscription_id}"
+
+
+def assignment(lab: Lab, role: str = OPENAI_USER, principal: str | None = None) -> dict[str, Any]:
+    role_id = (
+        f"/subscriptions/{lab.state.directory.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role}"
+    )
+    return {
+        "properties": {
+            "roleDefinitionId": role_id,
+            "principalId": principal or lab.principal("teammate")["object_id"],
+            "principalType": "User",
+        }
+    }
+
+
+NEW_NAME = "3f0c3a52-8a57-4f0e-9b43-0d6a3b2f7a10"
+
+
+def not_owner_message(lab: Lab) -> str:
+    learner = lab.state.directory.learner
+    scope = subscription_scope(lab) + f"/providers/Microsoft.Authorization/roleAssignments/{NEW_NAME}"
+    return (
+        f"The client '{learner.upn}' with object id '{learner.object_id}' does not have authorization to perform "
+        f"action 'Microsoft.Authorization/roleAssignments/write' over scope '{scope}' or the scope is invalid. "
+        "If access was recently granted, please refresh your credentials."
+    )
+
+
+ARM_CASES: list[Case] = [
+    Case(
+        "arm-no-token",
+        401,
+        arm_error("AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."),
+        path="/arm/subscriptions/x/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01",
+        method="GET",
+        headers=lambda lab: {},
+        surface="arm",
+    ),
+    Case(
+        "arm-data-plane-token",
+        401,
+        arm_error(
+            "InvalidAuthenticationTokenAudience",
+            "The access token has been obtained for wrong audience or resource 'https://cognitiveservices.azure.com'. "
+            "It should exactly match with one of the allowed audiences 'https://management.core.windows.net/',"
+            "'https://management.core.windows.net','https://management.azure.com/','https://management.azure.com'.",
+        ),
+        path="/arm" + "/subscriptions/x/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01",
+        method="GET",
+        surface="arm",
+    ),
+    Case(
+        "arm-alg-none",
+        401,
+        arm_error("InvalidAuthenticationToken", "The access token is invalid."),
+        path="/arm/subscriptions/x/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01",
+        method="GET",
+        headers=bearer(alg_none),
+        surface="arm",
+    ),
+    Case(
+        "arm-assign-on-a-scope-not-owned",
+        403,
+        arm_error("AuthorizationFailed", not_owner_message),
+        path=assignment_path(subscription_scope, NEW_NAME),
+        method="PUT",
+        headers=management_bearer,
+        json_body=assignment,
+        surface="arm",
+    ),
+    Case(
+        "arm-assignment-name-not-a-guid",
+        400,
+        arm_error(
+            "InvalidRoleAssignmentId",
+            "The role assignment ID 'not-a-guid' is not valid. The role assignment ID must be a GUID.",
+        ),
+        path=assignment_path(rg_scope, "not-a-guid"),
+        method="PUT",
+        headers=management_bearer,
+        json_body=assignment,
+        surface="arm",
+    ),
+    Case(
+        "arm-role-definition-malformed",
+        400,
+        arm_error("InvalidRoleDefinitionId", "The role definition ID '5e0bd9bd|' is not valid."),
+        path=assignment_path(rg_scope, NEW_NAME),
+        method="PUT",
+        headers=management_bearer,
+        json_body=lambda lab: assignment(lab, role="5e0bd9bd|"),
+        surface="arm",
+    ),
+    Case(
+        "arm-role-definition-unknown",
+        400,
+        arm_error(
+            "RoleDefinitionDoesNotExist",
+            "The specified role definition with ID '0000000000000000000000000000abcd' does not exist.",
+        ),
+        path=assignment_path(rg_scope, NEW_NAME),
+        method="PUT",
+        headers=management_bearer,
+        json_body=lambda lab: assignment(lab, role="00000000-0000-0000-0000-00000000abcd"),
+        surface="arm",
+    ),
+    Case(
+        "arm-principal-not-a-guid",
+        400,
+        arm_error(
+            "InvalidPrincipalId",
+            "The Principal ID '/servicePrincipals/x' is not valid. Principal ID must be a GUID.",
+        ),
+        path=assignment_path(rg_scope, NEW_NAME),
+        method="PUT",
+        headers=management_bearer,
+        json_body=lambda lab: assignment(lab, principal="/servicePrincipals/x"),
+        surface="arm",
+    ),
+    Case(
+        "arm-body-not-json",
+        400,
+        lambda lab: {"error": {"code": "InvalidRequestContent", "message": ANY_TEXT}},
+        path=assignment_path(rg_scope, NEW_NAME),
+        method="PUT",
+        headers=management_bearer,
+        content=b"{not json",
+        surface="arm",
+    ),
+]
+
+TOKEN = "/{tenant}/oauth2/v2.0/token"
+CLI_APP = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+@dataclass(frozen=True)
+class EntraError:
+    """Entra's error JSON: the OAuth error, the AADSTS code, and a description that starts with it."""
+
+    status: int
+    error: str
+    code: int
+
+
+def token_path(lab: Lab) -> str:
+    return TOKEN.format(tenant=lab.state.directory.tenant_id)
+
+
+def form(**fields: str) -> bytes:
+    from urllib.parse import urlencode
+
+    return urlencode(fields).encode()
+
+
+def github_assertion(lab: Lab) -> str:
+    from keyless_lab.oidc_issuers import GitHubJob
+
+    return lab.state.issuers.github_token(lab.url, GitHubJob("contoso/go-keyless"))
+
+
+def forged_github_assertion(lab: Lab) -> str:
+    """The issuer's claims, signed by a key the issuer never published."""
+    real = jwt.decode(github_assertion(lab), options={"verify_signature": False})
+    return jwt.encode(real, _STRANGER, algorithm="RS256", headers={"kid": lab.state.issuers.github.kid})
+
+
+def exchange(make_assertion: Callable[[Lab], str], client: str = "id-chat-aca-jobs") -> Callable[[Lab], bytes]:
+    def body(lab: Lab) -> bytes:
+        client_id = lab.principal(client)["client_id"] if client in lab.state.directory.principals else client
+        return form(
+            grant_type="client_credentials",
+            client_id=client_id,
+            client_assertion_type=ASSERTION,
+            client_assertion=make_assertion(lab),
+            scope="https://cognitiveservices.azure.com/.default",
+        )
+
+    return body
+
+
+def entra(case_id: str, expected: EntraError, content: Callable[[Lab], bytes] | bytes, tenant: str = "") -> Case:
+    return Case(
+        case_id,
+        expected.status,
+        expected,
+        path=(lambda lab: TOKEN.format(tenant=tenant)) if tenant else token_path,
+        headers=lambda lab: {},
+        content=content,
+        content_type="application/x-www-form-urlencoded",
+        surface="entra",
+    )
+
+
+ENTRA_CASES: list[Case] = [
+    entra(
+        "entra-unsupported-grant",
+        EntraError(400, "unsupported_grant_type", 70003),
+        form(grant_type="password", client_id=CLI_APP),
+    ),
+    entra("entra-no-grant-type", EntraError(400, "invalid_request", 900144), form(client_id=CLI_APP)),
+    entra("entra-body-not-a-form", EntraError(400, "invalid_request", 900144), b"\xff\xfe"),
+    entra(
+        "entra-refresh-token-not-issued",
+        EntraError(400, "invalid_grant", 70000),
+        form(grant_type="refresh_token", client_id=CLI_APP, refresh_token="made-up", scope=f"{MANAGEMENT}.default"),
+    ),
+    entra(
+        "entra-unknown-tenant",
+        EntraError(400, "invalid_tenant", 90002),
+        form(grant_type="refresh_token", client_id=CLI_APP, refresh_token="made-up"),
+        tenant="00000000-0000-0000-0000-000000000009",
+    ),
+    entra("entra-assertion-not-a-jwt", EntraError(400, "invalid_request", 50027), exchange(lambda lab: "not-a-jwt")),
+    entra(
+        "entra-unknown-client-id",
+        EntraError(400, "unauthorized_client", 700016),
+        exchange(github_assertion, client="04b815dd-69c6-4b73-ac03-68739d5867af"),
+    ),
+    entra(
+        "entra-no-federated-credential",
+        EntraError(401, "invalid_client", 700211),
+        exchange(github_assertion),
+    ),
+    entra(
+        "entra-assertion-signed-by-another-key",
+        EntraError(401, "invalid_client", 700211),
+        exchange(forged_github_assertion),
+    ),
+]
 
 CASES = [*DATA_PLANE_CASES, *ARM_CASES, *ENTRA_CASES]
 
@@ -462,13 +716,17 @@ def send(client: httpx.Client, lab: Lab, case: Case) -> tuple[httpx.Response, li
     headers = case.headers(lab)
     sent = [v for k, v in headers.items() if k.lower() in ("authorization", "api-key") and isinstance(v, str)]
     sent = [v.split(" ", 1)[-1] for v in sent]
+    path = case.path(lab) if callable(case.path) else case.path
     if case.content is not None:
-        content = case.content() if callable(case.content) else case.content
+        content = case.content
+        if callable(content):
+            content = content(lab) if case.surface == "entra" else content()
         request = client.build_request(
-            case.method, case.path, content=content, headers={"content-type": "application/json", **headers}
+            case.method, path, content=content, headers={"content-type": case.content_type, **headers}
         )
     else:
-        request = client.build_request(case.method, case.path, json=case.json_body, headers=headers)
+        body = case.json_body(lab) if callable(case.json_body) else case.json_body
+        request = client.build_request(case.method, path, json=body, headers=headers)
     return client.send(request), sent
 
 
@@ -485,6 +743,13 @@ def test_hostile_request(case: Case, lab: Lab, client: httpx.Client, caplog: pyt
     assert response.status_code == status, response.text
     if expected is COMPLETION:
         assert response.json()["object"] == "chat.completion"
+    elif isinstance(expected, EntraError):
+        answer = response.json()
+        assert (answer["error"], answer["error_codes"]) == (expected.error, [expected.code])
+        assert answer["error_description"].startswith(f"AADSTS{expected.code}: ")
+    elif isinstance(expected, dict) and expected.get("error", {}).get("message") is ANY_TEXT:
+        assert response.json()["error"]["code"] == expected["error"]["code"]
+        assert isinstance(response.json()["error"]["message"], str)
     elif isinstance(expected, dict):
         assert response.json() == expected
     elif isinstance(expected, str):
@@ -494,13 +759,13 @@ def test_hostile_request(case: Case, lab: Lab, client: httpx.Client, caplog: pyt
     assert_clean(response, lab, sent)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "the lab logged a failure"
     # Every answer the lab itself gives is in its audit log, with the status the caller saw.
-    recorded = [e.status for e in lab.audit()[before:] if e.surface == "openai"]
+    recorded = [e.status for e in lab.audit()[before:] if e.surface == case.surface]
     assert recorded in ([status], [])
     assert_still_serves(lab, client)
 
 
 def test_the_table_is_wide_enough() -> None:
-    assert len(DATA_PLANE_CASES) >= 30
+    assert len(DATA_PLANE_CASES) >= 30 and len(ARM_CASES) >= 8 and len(ENTRA_CASES) >= 8
 
 
 def test_no_hostile_call_left_a_5xx_in_the_audit_log(lab: Lab) -> None:
