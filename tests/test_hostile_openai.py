@@ -1,5 +1,6 @@
-"""Hostile input on the Azure OpenAI data plane: forged, stale and foreign tokens, odd headers and
-bodies, strange deployment names and api-versions — each answered as Azure answers (DESIGN §3.4, §3.7).
+"""Hostile input on the data plane, the control plane and the token service: forged, stale and foreign
+tokens and assertions, odd headers and bodies, strange names, scopes and api-versions — each answered as
+Azure answers (DESIGN §3.4, §3.7).
 
 Every row is sent over real HTTPS; afterwards the lab must still serve a good call, and no answer may
 carry a 5xx, a traceback or a secret.
