@@ -1,6 +1,6 @@
 """Microsoft Entra ID's token service at the lab's authority host: ``/{tenant}/oauth2/v2.0/token``
-(and v1 ``/{tenant}/oauth2/token``), OpenID Connect discovery, the signing keys (JWKS), instance
-discovery, and the one Microsoft Graph read the Azure CLI makes (``/me``).
+(and v1 ``/{tenant}/oauth2/token``), OpenID Connect discovery, the signing keys (JWKS) and instance
+discovery.
 
 Protocol: https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token ;
 workload identity federation (the client-credentials grant with a federated ``client_assertion``):
@@ -28,10 +28,8 @@ from starlette.routing import Route
 from .directory import AZURE_CLI_APP_ID, Principal
 from .errors import AzureError
 from .state import LabState
-from .tokens import ForeignTenant, InvalidToken
 from .web import MAX_BODY_BYTES, audited, lab_state, set_caller
 
-GRAPH = "https://graph.microsoft.com"
 # Tenant aliases Entra resolves to the signed-in account's home tenant.
 TENANT_ALIASES = ("common", "organizations")
 # Scopes a client adds for the sign-in itself; they name no resource.
@@ -582,50 +580,6 @@ async def instance_discovery(request: Request) -> Response:
     )
 
 
-# --- Microsoft Graph /me ---------------------------------------------------------------------
-
-
-def _graph_error(status: int, code: str, message: str) -> AzureError:
-    # Graph's error wrapper; the exact texts for each token fault are unconfirmed.
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    inner = {"date": now, "request-id": str(uuid.uuid4()), "client-request-id": str(uuid.uuid4())}
-    return AzureError(status, {"error": {"code": code, "message": message, "innerError": inner}})
-
-
-@audited("entra")
-async def graph_me(request: Request) -> Response:
-    """``GET https://graph.microsoft.com/v1.0/me`` — what ``az ad signed-in-user show`` prints."""
-    state = lab_state(request)
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise _graph_error(401, "InvalidAuthenticationToken", "Access token is empty.")
-    try:
-        claims = state.issuer.validate(token, (GRAPH,))
-    except (InvalidToken, ForeignTenant):
-        raise _graph_error(401, "InvalidAuthenticationToken", "Access token validation failure.") from None
-    principal = state.directory.by_object_id(claims["oid"])
-    if principal is None or principal.principal_type != "User":
-        raise _graph_error(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
-    set_caller(request, principal.display_name, principal.object_id)
-    given, _, surname = principal.display_name.partition(" ")
-    return JSONResponse(
-        {
-            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
-            "businessPhones": [],
-            "displayName": principal.display_name,
-            "givenName": given,
-            "id": principal.object_id,
-            "jobTitle": None,
-            "mail": principal.upn,
-            "mobilePhone": None,
-            "officeLocation": None,
-            "preferredLanguage": None,
-            "surname": surname or None,
-            "userPrincipalName": principal.upn,
-        }
-    )
-
-
 routes = [
     Route("/{tenant}/oauth2/v2.0/token", _token_endpoint("v2"), methods=["POST"]),
     Route("/{tenant}/oauth2/token", _token_endpoint("v1"), methods=["POST"]),
@@ -634,5 +588,4 @@ routes = [
     Route("/{tenant}/discovery/v2.0/keys", keys, methods=["GET"]),
     Route("/{tenant}/discovery/keys", keys, methods=["GET"]),
     Route("/common/discovery/instance", instance_discovery, methods=["GET"]),
-    Route("/graph/v1.0/me", graph_me, methods=["GET"]),
 ]

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import admin_api, arm_api, entra, errors, identity_endpoint, oidc_issuers, openai_api
+from . import admin_api, arm, entra, errors, graph_api, identity_endpoint, oidc_issuers, openai_api
 from .errors import AzureError
 from .state import LabState
 from .tls import TlsFiles
@@ -64,8 +64,9 @@ def build_app(state: LabState) -> Starlette:
     routes = [
         *openai_api.routes,
         *identity_endpoint.routes,
-        *arm_api.routes,
+        *arm.routes,
         *entra.routes,
+        *graph_api.routes,
         *admin_api.routes,
         *oidc_issuers.routes,
     ]
