@@ -464,12 +464,21 @@ def not_owner_message(lab: Lab) -> str:
     )
 
 
+def assign(case_id: str, status: int, body: Any, **request: Any) -> Case:
+    """A role-assignment PUT by the learner (Owner of the resource group) with a management token."""
+    request.setdefault("path", assignment_path(rg_scope, NEW_NAME))
+    request.setdefault("json_body", assignment)
+    return Case(case_id, status, body, method="PUT", headers=management_bearer, surface="arm", **request)
+
+
+LIST_ASSIGNMENTS = "/arm/subscriptions/x/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01"
+
 ARM_CASES: list[Case] = [
     Case(
         "arm-no-token",
         401,
         arm_error("AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."),
-        path="/arm/subscriptions/x/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01",
+        path=LIST_ASSIGNMENTS,
         method="GET",
         headers=lambda lab: {},
         surface="arm",
@@ -483,7 +492,7 @@ ARM_CASES: list[Case] = [
             "It should exactly match with one of the allowed audiences 'https://management.core.windows.net/',"
             "'https://management.core.windows.net','https://management.azure.com/','https://management.azure.com'.",
         ),
-        path="/arm" + "/subscriptions/x/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01",
+        path=LIST_ASSIGNMENTS,
         method="GET",
         surface="arm",
     ),
@@ -491,22 +500,18 @@ ARM_CASES: list[Case] = [
         "arm-alg-none",
         401,
         arm_error("InvalidAuthenticationToken", "The access token is invalid."),
-        path="/arm/subscriptions/x/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01",
+        path=LIST_ASSIGNMENTS,
         method="GET",
         headers=bearer(alg_none),
         surface="arm",
     ),
-    Case(
+    assign(
         "arm-assign-on-a-scope-not-owned",
         403,
         arm_error("AuthorizationFailed", not_owner_message),
         path=assignment_path(subscription_scope, NEW_NAME),
-        method="PUT",
-        headers=management_bearer,
-        json_body=assignment,
-        surface="arm",
     ),
-    Case(
+    assign(
         "arm-assignment-name-not-a-guid",
         400,
         arm_error(
@@ -514,56 +519,36 @@ ARM_CASES: list[Case] = [
             "The role assignment ID 'not-a-guid' is not valid. The role assignment ID must be a GUID.",
         ),
         path=assignment_path(rg_scope, "not-a-guid"),
-        method="PUT",
-        headers=management_bearer,
-        json_body=assignment,
-        surface="arm",
     ),
-    Case(
+    assign(
         "arm-role-definition-malformed",
         400,
         arm_error("InvalidRoleDefinitionId", "The role definition ID '5e0bd9bd|' is not valid."),
-        path=assignment_path(rg_scope, NEW_NAME),
-        method="PUT",
-        headers=management_bearer,
         json_body=lambda lab: assignment(lab, role="5e0bd9bd|"),
-        surface="arm",
     ),
-    Case(
+    assign(
         "arm-role-definition-unknown",
         400,
         arm_error(
             "RoleDefinitionDoesNotExist",
             "The specified role definition with ID '0000000000000000000000000000abcd' does not exist.",
         ),
-        path=assignment_path(rg_scope, NEW_NAME),
-        method="PUT",
-        headers=management_bearer,
         json_body=lambda lab: assignment(lab, role="00000000-0000-0000-0000-00000000abcd"),
-        surface="arm",
     ),
-    Case(
+    assign(
         "arm-principal-not-a-guid",
         400,
         arm_error(
             "InvalidPrincipalId",
             "The Principal ID '/servicePrincipals/x' is not valid. Principal ID must be a GUID.",
         ),
-        path=assignment_path(rg_scope, NEW_NAME),
-        method="PUT",
-        headers=management_bearer,
         json_body=lambda lab: assignment(lab, principal="/servicePrincipals/x"),
-        surface="arm",
     ),
-    Case(
+    assign(
         "arm-body-not-json",
         400,
         lambda lab: {"error": {"code": "InvalidRequestContent", "message": ANY_TEXT}},
-        path=assignment_path(rg_scope, NEW_NAME),
-        method="PUT",
-        headers=management_bearer,
         content=b"{not json",
-        surface="arm",
     ),
 ]
 
