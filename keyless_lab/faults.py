@@ -20,13 +20,29 @@ class Limit:
     tokens_per_minute: int
 
 
+class _Window:
+    """The last minute's requests of one deployment, with their token total kept as they come and go."""
+
+    def __init__(self) -> None:
+        self.requests: deque[tuple[float, int]] = deque()
+        self.tokens = 0
+
+    def drop_older_than(self, cutoff: float) -> None:
+        while self.requests and self.requests[0][0] <= cutoff:
+            self.tokens -= self.requests.popleft()[1]
+
+    def add(self, at: float, tokens: int) -> None:
+        self.requests.append((at, tokens))
+        self.tokens += tokens
+
+
 class RateLimiter:
     """A sliding one-minute window per deployment, counting requests and tokens."""
 
     def __init__(self, requests_per_minute: int = 6000, tokens_per_minute: int = 1_000_000) -> None:
         self.default = Limit(requests_per_minute, tokens_per_minute)
         self._limits: dict[str, Limit] = {}
-        self._windows: dict[str, deque[tuple[float, int]]] = {}
+        self._windows: dict[str, _Window] = {}
         self._lock = threading.Lock()
 
     def set_limit(self, deployment: str, requests_per_minute: int, tokens_per_minute: int) -> None:
@@ -47,24 +63,23 @@ class RateLimiter:
         now = time.monotonic()
         limit = self.limit_for(deployment)
         with self._lock:
-            window = self._windows.setdefault(deployment, deque())
-            while window and window[0][0] <= now - 60:
-                window.popleft()
-            used_tokens = sum(t for _, t in window)
+            window = self._windows.setdefault(deployment, _Window())
+            window.drop_older_than(now - 60)
             kind = None
-            if len(window) + 1 > limit.requests_per_minute:
+            if len(window.requests) + 1 > limit.requests_per_minute:
                 kind = "call"
-            elif used_tokens + tokens > limit.tokens_per_minute:
+            elif window.tokens + tokens > limit.tokens_per_minute:
                 kind = "token"
             if kind:
-                retry_after = max(1, math.ceil(window[0][0] + 60 - now)) if window else 1
+                oldest = window.requests[0][0] if window.requests else None
+                retry_after = max(1, math.ceil(oldest + 60 - now)) if oldest is not None else 1
                 raise errors.rate_limited(operation, api_version, retry_after, kind)
-            window.append((now, tokens))
+            window.add(now, tokens)
             return {
                 "x-ratelimit-limit-requests": str(limit.requests_per_minute),
-                "x-ratelimit-remaining-requests": str(limit.requests_per_minute - len(window)),
+                "x-ratelimit-remaining-requests": str(limit.requests_per_minute - len(window.requests)),
                 "x-ratelimit-limit-tokens": str(limit.tokens_per_minute),
-                "x-ratelimit-remaining-tokens": str(max(0, limit.tokens_per_minute - used_tokens - tokens)),
+                "x-ratelimit-remaining-tokens": str(max(0, limit.tokens_per_minute - window.tokens)),
             }
 
 
