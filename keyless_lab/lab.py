@@ -67,6 +67,11 @@ class Environment(dict[str, str]):
         self.removed = removed
         self._saved: list[dict[str, str | None]] = []
 
+    @classmethod
+    def isolated(cls, values: Mapping[str, str]) -> Environment:
+        """``values``, with every credential setting they do not name removed (a host, a job, a pod)."""
+        return cls(values, tuple(v for v in CREDENTIAL_VARIABLES if v not in values))
+
     def __repr__(self) -> str:
         shown = {k: (mask(v) if k in SECRET_VARIABLES else v) for k, v in sorted(self.items())}
         return f"Environment({shown})"
@@ -168,8 +173,7 @@ class Lab:
             "PATH": path,
             "KEYLESS_TARGET": "lab",
         }
-        removed = tuple(v for v in CREDENTIAL_VARIABLES if v not in values)
-        return Environment(values, removed)
+        return Environment.isolated(values)
 
     def hosted(self, name: str) -> Environment:
         """What a process running on host ``name`` sees: its identity endpoint and app settings.
@@ -196,8 +200,7 @@ class Lab:
             "HOME": str(empty_profile),
             "KEYLESS_TARGET": "lab",
         }
-        removed = tuple(v for v in CREDENTIAL_VARIABLES if v not in values)
-        return Environment(values, removed)
+        return Environment.isolated(values)
 
     def github_job(
         self,
@@ -236,8 +239,7 @@ class Lab:
         }
         if environment:
             values["GITHUB_ENVIRONMENT"] = environment
-        removed = tuple(v for v in CREDENTIAL_VARIABLES if v not in values)
-        return Environment(values, removed)
+        return Environment.isolated(values)
 
     def kubernetes_pod(self, namespace: str, service_account: str, client_id: str) -> Environment:
         """What the AKS workload identity webhook injects into a pod whose service account is
@@ -262,8 +264,7 @@ class Lab:
             "PATH": _path_without(self.home / "bin"),
             "KEYLESS_TARGET": "lab",
         }
-        removed = tuple(v for v in CREDENTIAL_VARIABLES if v not in values)
-        return Environment(values, removed)
+        return Environment.isolated(values)
 
     # -- lab-only controls ---------------------------------------------------------------------
 
